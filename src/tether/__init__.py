@@ -1,3 +1,69 @@
+"""tether: async-first clients, with blocking facades, for remote job platforms.
+
+Platforms live in subpackages — :mod:`tether.pioreactor`, :mod:`tether.moderately`,
+:mod:`tether.abeja`, :mod:`tether.ratio1` — and share what is exported here: the error
+hierarchy, :class:`Job` (anything that finishes later), pagers and the retry policy.
+"""
+
+from tether._core.blocking import FacadeDeadlockError
+from tether._core.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ClientClosedError,
+    ConflictError,
+    InternalServerError,
+    JobCancelledError,
+    JobError,
+    JobFailedError,
+    JobTimeoutError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseDecodeError,
+    TetherError,
+    UnprocessableEntityError,
+    ValidationError,
+)
+from tether._core.http import RetryPolicy
+from tether._core.jobs import BlockingJob, Job, JobState, JobStatus, PollPolicy, Progress
+from tether._core.pagination import AsyncPager, Page, Pager
 from tether._version import __version__
 
-__all__ = ["__version__"]
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncPager",
+    "AuthenticationError",
+    "BadRequestError",
+    "BlockingJob",
+    "ClientClosedError",
+    "ConflictError",
+    "FacadeDeadlockError",
+    "InternalServerError",
+    "Job",
+    "JobCancelledError",
+    "JobError",
+    "JobFailedError",
+    "JobState",
+    "JobStatus",
+    "JobTimeoutError",
+    "NotFoundError",
+    "Page",
+    "Pager",
+    "PermissionDeniedError",
+    "PollPolicy",
+    "Progress",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "RetryPolicy",
+    "TetherError",
+    "UnprocessableEntityError",
+    "ValidationError",
+    "__version__",
+]

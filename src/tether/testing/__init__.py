@@ -13,6 +13,6 @@ Example::
         print(sim.url)
 """
 
-from tether.testing._base import PLATFORMS, SimulatorBase, load_simulator
+from tether.testing._base import PLATFORMS, SimulatorBase, load_simulator, running
 
-__all__ = ["PLATFORMS", "SimulatorBase", "load_simulator"]
+__all__ = ["PLATFORMS", "SimulatorBase", "load_simulator", "running"]

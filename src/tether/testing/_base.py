@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
+
+from tether._core.blocking import LoopThread
 
 PLATFORMS: tuple[str, ...] = ("pioreactor", "moderately", "abeja", "ratio1")
 """Platform names accepted by :func:`load_simulator` and ``tether simulate``."""
@@ -42,6 +46,32 @@ class SimulatorBase(ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+S = TypeVar("S", bound=SimulatorBase)
+
+
+@contextmanager
+def running(simulator: S) -> Iterator[S]:
+    """Run *simulator* in a background thread with its own event loop, for sync code.
+
+    Example::
+
+        from tether.testing import running
+        from tether.testing.abeja import Simulator
+
+        with running(Simulator()) as sim:
+            client = Abeja(api_url=sim.info()["URL"], ...)
+    """
+    thread = LoopThread(name=f"tether-sim-{type(simulator).__module__.rsplit('.', 1)[-1]}")
+    try:
+        thread.run(simulator.start)
+        yield simulator
+    finally:
+        try:
+            thread.run(simulator.stop)
+        finally:
+            thread.stop()
 
 
 def load_simulator(platform: str) -> type[SimulatorBase]:

@@ -1,0 +1,1 @@
+"""Platform-neutral core: transport, errors, models, jobs, MQTT and the blocking facade."""

@@ -29,7 +29,17 @@ from tether._core.errors import (
     ValidationError,
 )
 from tether._core.http import RetryPolicy
-from tether._core.jobs import BlockingJob, Job, JobState, JobStatus, PollPolicy, Progress
+from tether._core.jobs import (
+    BlockingJob,
+    BlockingJobMethod,
+    Job,
+    JobMethod,
+    JobState,
+    JobStatus,
+    PollPolicy,
+    Progress,
+    ResumeToken,
+)
 from tether._core.pagination import AsyncPager, Page, Pager
 from tether._version import __version__
 
@@ -42,6 +52,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BlockingJob",
+    "BlockingJobMethod",
     "ClientClosedError",
     "ConflictError",
     "FacadeDeadlockError",
@@ -50,6 +61,7 @@ __all__ = [
     "JobCancelledError",
     "JobError",
     "JobFailedError",
+    "JobMethod",
     "JobState",
     "JobStatus",
     "JobTimeoutError",
@@ -61,6 +73,7 @@ __all__ = [
     "Progress",
     "RateLimitError",
     "ResponseDecodeError",
+    "ResumeToken",
     "RetryPolicy",
     "TetherError",
     "UnprocessableEntityError",

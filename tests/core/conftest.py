@@ -82,7 +82,8 @@ def make_app(behaviour: Behaviour) -> web.Application:
         size = 3
         total = 8
         items = [
-            {"id": i, "name": f"item-{i}"} for i in range((page - 1) * size, min(page * size, total))
+            {"id": i, "name": f"item-{i}"}
+            for i in range((page - 1) * size, min(page * size, total))
         ]
         return web.json_response({"items": items, "page": page, "has_more": page * size < total})
 

@@ -220,9 +220,7 @@ async def test_query_params_render_booleans_lists_and_drop_none(
 ) -> None:
     http = HTTPClient(server)
     try:
-        await http.request(
-            "GET", "/echo", params={"a": True, "b": None, "c": [1, 2], "d": "x y"}
-        )
+        await http.request("GET", "/echo", params={"a": True, "b": None, "c": [1, 2], "d": "x y"})
         assert behaviour.requests[-1]["path"] == "/echo?a=true&c=1&c=2&d=x+y"
     finally:
         await http.aclose()

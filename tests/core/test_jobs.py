@@ -10,7 +10,9 @@ import pytest
 
 from tether import (
     BlockingJob,
+    BlockingJobMethod,
     Job,
+    JobMethod,
     JobCancelledError,
     JobFailedError,
     JobState,
@@ -21,7 +23,7 @@ from tether import (
     TetherError,
     ValidationError,
 )
-from tether._core.blocking import to_blocking
+from tether._core.blocking import Facade, to_blocking
 from tether._core.jobs import ResumeToken, Signal
 
 FAST = PollPolicy(initial=0.01, factor=1.5, maximum=0.05)
@@ -193,3 +195,46 @@ def test_blocking_job_waits_on_the_loop_thread() -> None:
     assert job.status().status is JobStatus.RUNNING
     assert job.wait(timeout=5) == 7
     assert "BlockingJob" in repr(job)
+
+
+class _Ops:
+    """A resource-like object with one operation that finishes later."""
+
+    def __init__(self) -> None:
+        self.started: list[int] = []
+
+    @JobMethod
+    async def compute(self, x: int, *, fail: bool = False) -> Job[int]:
+        """Compute x * 2, later."""
+        self.started.append(x)
+        states: list[JobState[int]] = [
+            JobState(JobStatus.RUNNING),
+            JobState(JobStatus.FAILED, error="nope")
+            if fail
+            else JobState(JobStatus.SUCCEEDED, result=x * 2),
+        ]
+        return Job(scripted(states, []), job_id=f"c{x}", token=TOKEN, poll=FAST)
+
+
+class _BlockingOps(Facade[_Ops]):
+    compute = BlockingJobMethod(_Ops.compute)
+
+
+async def test_job_method_call_waits_and_start_returns_the_job() -> None:
+    ops = _Ops()
+    assert await ops.compute(21) == 42
+    job = await ops.compute.start(5)
+    assert isinstance(job, Job) and job.id == "c5"
+    assert await job == 10
+    with pytest.raises(JobFailedError):
+        await ops.compute(1, fail=True)
+    assert ops.started == [21, 5, 1]
+    assert _Ops.compute.__doc__ == "Compute x * 2, later."
+
+
+def test_blocking_job_method() -> None:
+    ops = _BlockingOps(_Ops())
+    assert ops.compute(4) == 8
+    job = ops.compute.start(6)
+    assert isinstance(job, BlockingJob)
+    assert job.wait(timeout=5) == 12

@@ -21,11 +21,11 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Concatenate, Final, Generic, ParamSpec, Self, TypeVar, overload
 
 import attrs
 
-from tether._core.blocking import Facade
+from tether._core.blocking import Facade, loop_thread
 from tether._core.errors import (
     JobCancelledError,
     JobFailedError,
@@ -36,6 +36,10 @@ from tether._core.errors import (
 
 __all__ = [
     "BlockingJob",
+    "BlockingJobMethod",
+    "BoundBlockingJobMethod",
+    "BoundJobMethod",
+    "JobMethod",
     "Job",
     "JobState",
     "JobStatus",
@@ -419,3 +423,112 @@ class BlockingJob(Facade[Job[T]], mirrors=Job):
 
     def __repr__(self) -> str:
         return repr(self._wrapped).replace("<Job", "<BlockingJob", 1)
+
+
+# --- operations that finish later, declared once ---------------------------------------------
+
+R = TypeVar("R")
+P = ParamSpec("P")
+
+
+class JobMethod(Generic[R, P, T]):
+    """Declares an operation that finishes later.
+
+    Decorate an ``async def`` that *starts* the work and returns its :class:`Job`. Calling the
+    attribute waits for the result (the common path); ``.start(...)`` returns the job instead,
+    to await later, watch progress, cancel or hand on as a resume token::
+
+        class AsyncJobs(AsyncResource):
+            @JobMethod
+            async def running(self, unit: str = "$broadcast") -> Job[FanOut[list[RunningJob]]]:
+                ...
+
+        jobs = await client.jobs.running()                # the result
+        job = await client.jobs.running.start("pio1")     # the Job
+    """
+
+    def __init__(self, start: Callable[Concatenate[R, P], Awaitable[Job[T]]]) -> None:
+        self.start_function = start
+        self.__doc__ = start.__doc__
+        self.__name__ = start.__name__
+        self.__qualname__ = start.__qualname__
+        self.__wrapped__ = start
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(self, instance: R, owner: type[Any]) -> BoundJobMethod[P, T]: ...
+
+    def __get__(self, instance: R | None, owner: type[Any]) -> Self | BoundJobMethod[P, T]:
+        if instance is None:
+            return self
+        return BoundJobMethod(self, instance)
+
+
+class BoundJobMethod(Generic[P, T]):
+    """A :class:`JobMethod` bound to its resource: call it for the result, or ``start()``."""
+
+    def __init__(self, method: JobMethod[Any, P, T], instance: Any) -> None:
+        self._method = method
+        self._instance = instance
+        self.__doc__ = method.__doc__
+        self.__name__ = method.__name__
+
+    async def start(self, *args: P.args, **kwargs: P.kwargs) -> Job[T]:
+        """Start the operation and return its :class:`Job` without waiting."""
+        return await self._method.start_function(self._instance, *args, **kwargs)
+
+    async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        job = await self._method.start_function(self._instance, *args, **kwargs)
+        return await job.wait()
+
+    def __repr__(self) -> str:
+        return f"<job method {self._method.__qualname__} of {self._instance!r}>"
+
+
+class BlockingJobMethod(Generic[P, T]):
+    """The blocking twin of a :class:`JobMethod`; declare it in the facade class::
+
+        class Jobs(Facade[AsyncJobs], mirrors=AsyncJobs):
+            running = BlockingJobMethod(AsyncJobs.running)
+
+    ``client.jobs.running()`` returns the result; ``client.jobs.running.start()`` returns a
+    :class:`BlockingJob`.
+    """
+
+    def __init__(self, method: JobMethod[Any, P, T]) -> None:
+        self.method = method
+        self.__doc__ = method.__doc__
+        self.__name__ = method.__name__
+        self.__wrapped__ = method.start_function
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(self, instance: Facade[Any], owner: type[Any]) -> BoundBlockingJobMethod[P, T]: ...
+
+    def __get__(
+        self, instance: Facade[Any] | None, owner: type[Any]
+    ) -> Self | BoundBlockingJobMethod[P, T]:
+        if instance is None:
+            return self
+        bound: BoundJobMethod[P, T] = BoundJobMethod(self.method, instance._wrapped)
+        return BoundBlockingJobMethod(bound)
+
+
+class BoundBlockingJobMethod(Generic[P, T]):
+    """A :class:`BlockingJobMethod` bound to its facade."""
+
+    def __init__(self, bound: BoundJobMethod[P, T]) -> None:
+        self._bound = bound
+        self.__doc__ = bound.__doc__
+
+    def start(self, *args: P.args, **kwargs: P.kwargs) -> BlockingJob[T]:
+        """Start the operation and return its :class:`BlockingJob` without waiting."""
+        job = loop_thread().run(self._bound.start, *args, **kwargs)
+        return BlockingJob(job)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        return loop_thread().run(self._bound, *args, **kwargs)

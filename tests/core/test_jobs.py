@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any
 
@@ -12,9 +13,9 @@ from tether import (
     BlockingJob,
     BlockingJobMethod,
     Job,
-    JobMethod,
     JobCancelledError,
     JobFailedError,
+    JobMethod,
     JobState,
     JobStatus,
     JobTimeoutError,
@@ -97,7 +98,7 @@ async def test_backoff_grows_and_caps() -> None:
     )
     with pytest.raises(JobTimeoutError):
         await job.wait(timeout=0.3)
-    gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert gaps[0] < gaps[2]
     assert max(gaps) < 0.06
 

@@ -28,13 +28,13 @@ import contextlib
 import logging
 import os
 import threading
-import typing
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, Generic, ParamSpec, Protocol, Self, TypeVar, cast
 
 from tether._core.errors import TetherError
+from tether._core.http import NOT_GIVEN, NotGiven, RetryPolicy
 
 __all__ = [
     "BlockingContextManager",
@@ -325,19 +325,26 @@ class Facade(Generic[A]):
         return f"<blocking {self._wrapped!r}>"
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+_ATTRIBUTES: dict[type, frozenset[str]] = {}
 
 
-def _facade_hints(cls: type) -> dict[str, Any]:
-    hints = _HINTS.get(cls)
-    if hints is None:
-        hints = {
-            k: v
-            for k, v in typing.get_type_hints(cls).items()
-            if not k.startswith("_") and typing.get_origin(v) is not ClassVar
-        }
-        _HINTS[cls] = hints
-    return hints
+def _facade_hints(cls: type) -> frozenset[str]:
+    """Public attribute names annotated on a facade class (sub-resources, plain values).
+
+    Only the names matter: the value is fetched from the async twin and converted by the twin
+    registry, so annotations are never evaluated (they may name types imported only for type
+    checking).
+    """
+    names = _ATTRIBUTES.get(cls)
+    if names is None:
+        found: set[str] = set()
+        for klass in cls.__mro__:
+            for name, annotation in vars(klass).get("__annotations__", {}).items():
+                if not name.startswith("_") and "ClassVar" not in str(annotation):
+                    found.add(name)
+        names = frozenset(found)
+        _ATTRIBUTES[cls] = names
+    return names
 
 
 class ClientFacade(Facade[A]):
@@ -346,6 +353,29 @@ class ClientFacade(Facade[A]):
     def __init__(self, wrapped: A) -> None:
         super().__init__(wrapped)
         loop_thread().track(cast(_Closable, wrapped))
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        deadline: float | None | NotGiven = NOT_GIVEN,
+        retries: RetryPolicy | NotGiven = NOT_GIVEN,
+        headers: Mapping[str, str] | None = None,
+    ) -> Self:
+        """A copy of this client with other request defaults, sharing its connection pool.
+
+        Closing either closes the shared pool.
+
+        Example::
+
+            client.with_options(timeout=5).experiments.list()
+        """
+        wrapped = cast(Any, self._wrapped).with_options(
+            timeout=timeout, deadline=deadline, retries=retries, headers=headers
+        )
+        clone = object.__new__(type(self))
+        Facade.__init__(clone, wrapped)
+        return clone
 
     def close(self) -> None:
         """Close the client and its connections. Idempotent."""

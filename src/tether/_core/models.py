@@ -18,13 +18,13 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-__all__ = ["OpenEnum", "decode_datetime", "make_converter", "to_camel"]
+__all__ = ["OpenEnum", "decode_datetime", "json_object", "make_converter", "to_camel"]
 
 T = TypeVar("T")
 Naming = Literal["snake", "camel"]
@@ -132,3 +132,10 @@ def make_converter(naming: Naming = "snake") -> cattrs.Converter:
     converter.register_structure_hook_factory(attrs.has, structure_factory)
     converter.register_unstructure_hook_factory(attrs.has, unstructure_factory)
     return converter
+
+
+def json_object(value: Any) -> dict[str, Any] | None:
+    """*value* as a JSON object (``dict[str, Any]``), or ``None`` when it is something else."""
+    if isinstance(value, dict):
+        return cast(dict[str, Any], value)
+    return None

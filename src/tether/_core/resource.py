@@ -157,7 +157,7 @@ class AsyncResource:
             expect_status=expect_status,
         )
 
-    def _decode(self, data: Any, type_: Any, *, response: Response | None = None) -> Any:
+    def _decode(self, data: Any, type_: type[T], *, response: Response | None = None) -> T:
         """Structure *data* into *type_* with the platform's converter."""
         return decode(self._client.converter, data, type_, response=response)
 
@@ -179,11 +179,11 @@ def response_json(response: Response) -> Any:
 
 
 def decode(
-    converter: cattrs.Converter, data: Any, type_: Any, *, response: Response | None = None
-) -> Any:
+    converter: cattrs.Converter, data: Any, type_: type[T], *, response: Response | None = None
+) -> T:
     """Structure *data* into *type_*; raise :class:`ResponseDecodeError` when it does not fit."""
-    if type_ is Any or type_ is object:
-        return data
+    if cast(Any, type_) in (Any, object):
+        return cast(T, data)
     try:
         return converter.structure(data, type_)
     except Exception as exc:

@@ -5,6 +5,8 @@ Platforms live in subpackages — :mod:`tether.pioreactor`, :mod:`tether.moderat
 hierarchy, :class:`Job` (anything that finishes later), pagers and the retry policy.
 """
 
+import logging as _logging
+
 from tether._core.blocking import FacadeDeadlockError
 from tether._core.errors import (
     APIConnectionError,
@@ -42,6 +44,8 @@ from tether._core.jobs import (
 )
 from tether._core.pagination import AsyncPager, Page, Pager
 from tether._version import __version__
+
+_logging.getLogger("tether").addHandler(_logging.NullHandler())
 
 __all__ = [
     "APIConnectionError",

@@ -4,9 +4,10 @@
   simulator (or a real leader with ``--leader URL``).
 - ``tether simulate PLATFORM``: run a platform's simulator in the foreground until interrupted,
   printing where to reach it as ``KEY=value`` lines on stdout (everything else goes to stderr),
-  so any program — the official SDKs included — can be pointed at it::
+  so any program — the official SDKs included — can be pointed at it. The last line is
+  ``READY=1``; a script can read lines until it sees it::
 
-      eval "$(tether simulate abeja & sleep 2)"   # or read the lines from a subprocess
+      tether simulate abeja > sim.env &   # then wait for READY=1 in sim.env
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def simulate(
         async with simulator:
             for key, value in simulator.info().items():
                 sys.stdout.write(f"{key}={value}\n")
+            sys.stdout.write("READY=1\n")
             sys.stdout.flush()
             typer.echo(f"{platform} simulator running; Ctrl-C to stop", err=True)
             await stop.wait()
@@ -68,12 +70,16 @@ def demo(
         str | None,
         typer.Option(help="Run against a real Pioreactor leader at this URL instead."),
     ] = None,
+    mqtt: Annotated[
+        str | None,
+        typer.Option(help="The leader's MQTT broker as host:port (default: its host, 1883)."),
+    ] = None,
     seconds: Annotated[float, typer.Option(help="How long to stream OD readings.")] = 4.0,
 ) -> None:
     """Run a Pioreactor experiment end to end against the embedded simulator."""
     from tether._demo import run_demo
 
-    ok = run_demo(leader_url=leader, stream_seconds=seconds)
+    ok = run_demo(leader_url=leader, mqtt=mqtt, stream_seconds=seconds)
     raise typer.Exit(0 if ok else 1)
 
 

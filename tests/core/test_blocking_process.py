@@ -81,6 +81,72 @@ def test_fork_child_gets_a_fresh_loop_thread() -> None:
     assert "child exit 0" in result.stdout
 
 
+SERVER = """
+from aiohttp import web
+from tether._core.blocking import ClientFacade
+from tether._core.http import HTTPClient
+from tether._core.resource import AsyncClientBase
+from tether.testing import SimulatorBase, running
+
+class Hello(SimulatorBase):
+    async def start(self):
+        app = web.Application()
+        async def hi(request):
+            return web.json_response({"hi": 1, "pid": request.query.get("pid")})
+        app.router.add_get("/", hi)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+    async def stop(self):
+        await self.runner.cleanup()
+    def info(self):
+        return {"URL": self.url}
+
+class AsyncC(AsyncClientBase):
+    def __init__(self, url):
+        self.http = HTTPClient(url, timeout=5)
+        self.converter = None
+class C(ClientFacade[AsyncC], mirrors=AsyncC):
+    def get(self):
+        return self._run(self._wrapped.http.request, "GET", "/", params={"pid": os.getpid()}).json()
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_client_used_before_fork_works_in_both_processes() -> None:
+    result = run_script(
+        SERVER
+        + """
+import warnings
+warnings.simplefilter("ignore", DeprecationWarning)
+sim = Hello()
+from tether._core.blocking import LoopThread
+server_thread = LoopThread(name="server")
+server_thread.run(sim.start)
+client = C(AsyncC(sim.url))
+print("parent before", client.get()["hi"], flush=True)
+pid = os.fork()
+if pid == 0:
+    ok = client.get()["pid"] == str(os.getpid())
+    client.close()
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+print("child exit", os.waitstatus_to_exitcode(status), flush=True)
+print("parent after", client.get()["hi"], flush=True)   # hung before the fix
+client.close()
+server_thread.run(sim.stop)
+server_thread.stop()
+"""
+    )
+    assert result.returncode == 0, result.stderr
+    assert "parent before 1" in result.stdout
+    assert "child exit 0" in result.stdout
+    assert "parent after 1" in result.stdout
+    assert "Unclosed" not in result.stderr
+
+
 def test_interpreter_exit_is_clean_with_an_unclosed_client() -> None:
     result = run_script(
         """

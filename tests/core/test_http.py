@@ -265,3 +265,32 @@ def test_bad_options_fail_before_any_request() -> None:
         HTTPClient("http://127.0.0.1", timeout=0)
     with pytest.raises(ValidationError):
         RetryPolicy(max_retries=-1)
+
+
+async def test_idempotency_key_needs_a_header_to_be_safe(server: str, behaviour: Any) -> None:
+    http = HTTPClient(server, retries=FAST)
+    try:
+        with pytest.raises(ValidationError, match="no idempotency header"):
+            await http.request("POST", "/flaky", idempotency_key="k1")
+        assert behaviour.requests == []
+    finally:
+        await http.aclose()
+
+
+async def test_stream_passes_the_callers_own_errors_through(server: str) -> None:
+    http = HTTPClient(server)
+    try:
+        with pytest.raises(OSError, match="disk full"):
+            async with http.stream("GET", "/flaky") as response:
+                assert response.status == 200
+                raise OSError("disk full")
+        with pytest.raises(NotFoundError):
+            async with http.stream("GET", "/status/404"):
+                pass
+    finally:
+        await http.aclose()
+
+
+def test_timeouts_are_timeout_errors() -> None:
+    assert issubclass(APITimeoutError, TimeoutError)
+    assert issubclass(APITimeoutError, APIConnectionError)

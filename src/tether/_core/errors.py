@@ -129,7 +129,7 @@ class APIConnectionError(APIError):
     """The platform could not be reached (refused, reset, DNS, TLS)."""
 
 
-class APITimeoutError(APIConnectionError):
+class APITimeoutError(APIConnectionError, TimeoutError):
     """The request did not finish in time (per attempt, or the overall deadline)."""
 
 

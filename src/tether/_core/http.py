@@ -15,6 +15,7 @@ import json as jsonlib
 import logging
 import os
 import random
+import re
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
@@ -33,6 +34,7 @@ from tether._core.errors import (
     ClientClosedError,
     RequestInfo,
     ValidationError,
+    redact_url,
     status_error_class,
 )
 from tether._version import __version__
@@ -110,7 +112,11 @@ class RetryPolicy:
     statuses: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
 
     def backoff(self, attempt: int) -> float:
-        """Seconds to wait before retry number *attempt* (0-based), with full jitter."""
+        """Seconds to wait before retry number *attempt* (0-based).
+
+        "Equal jitter": uniform between half and all of the exponential ceiling, so waits
+        spread out but never collapse to zero.
+        """
         ceiling = min(self.max_backoff, self.initial_backoff * (2**attempt))
         return random.uniform(ceiling / 2, ceiling)
 
@@ -230,6 +236,9 @@ class Transport:
         self._limit = limit
         self._pid = os.getpid()
         self._closed = False
+        # Sessions inherited across os.fork(): never closed or collected in the child, because
+        # their sockets (and epoll registrations) are shared with the parent.
+        self._inherited: list[aiohttp.ClientSession] = []
 
     @property
     def closed(self) -> bool:
@@ -244,7 +253,8 @@ class Transport:
             )
         session = self._session
         if session is not None and self._owns_session and self._pid != os.getpid():
-            session = None  # forked child: the parent's session belongs to another loop
+            self._inherited.append(session)  # forked child: keep the parent's, unused
+            session = None
         if session is None:
             connector = aiohttp.TCPConnector(limit=self._limit, enable_cleanup_closed=False)
             session = aiohttp.ClientSession(
@@ -392,7 +402,12 @@ class HTTPClient:
         all_headers = self._build_headers(headers)
         if idempotency_key is None and self.idempotency_header and method not in IDEMPOTENT_METHODS:
             idempotency_key = str(uuid.uuid4())  # once per logical call, reused by every attempt
-        if idempotency_key is not None and self.idempotency_header:
+        if idempotency_key is not None:
+            if not self.idempotency_header:
+                raise ValidationError(
+                    "this platform has no idempotency header, so an idempotency key cannot make"
+                    f" {method} safe to retry"
+                )
             all_headers[self.idempotency_header] = idempotency_key
         idempotent = method in IDEMPOTENT_METHODS or idempotency_key is not None
         query = _clean_params(params)
@@ -441,9 +456,7 @@ class HTTPClient:
                 error.__cause__ = exc
                 retry_any = True  # nothing reached the server
             except (aiohttp.ClientError, OSError) as exc:
-                error = APIConnectionError(
-                    f"connection failed: {type(exc).__name__}: {exc}", request=info
-                )
+                error = APIConnectionError(_connection_failure(exc), request=info)
                 error.__cause__ = exc
                 retry_any = False
             else:
@@ -521,27 +534,29 @@ class HTTPClient:
         all_headers = self._build_headers(headers) if authenticate else dict(headers or {})
         seconds = self.timeout if isinstance(timeout, NotGiven) else timeout
         client_timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+        opening = self.transport.session().request(
+            method,
+            URL(url, encoded=True),
+            params=_clean_params(params),
+            headers=all_headers,
+            data=data,
+            timeout=client_timeout,
+        )
         try:
-            async with self.transport.session().request(
-                method,
-                URL(url, encoded=True),
-                params=_clean_params(params),
-                headers=all_headers,
-                data=data,
-                timeout=client_timeout,
-            ) as raw:
-                if raw.status >= 400:
-                    content = await raw.read()
-                    raise self._status_error(info, raw.status, raw.headers, content)
-                yield raw
+            raw = await opening.__aenter__()
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise APITimeoutError(f"no data within {seconds}s", request=info) from exc
         except aiohttp.ClientConnectorError as exc:
             raise APIConnectionError(f"could not connect: {exc.os_error}", request=info) from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise APIConnectionError(
-                f"connection failed: {type(exc).__name__}: {exc}", request=info
-            ) from exc
+            raise APIConnectionError(_connection_failure(exc), request=info) from exc
+        try:
+            if raw.status >= 400:
+                content = await raw.read()
+                raise self._status_error(info, raw.status, raw.headers, content)
+            yield raw  # errors raised by the caller's own code pass through unchanged
+        finally:
+            await opening.__aexit__(None, None, None)
 
     def _status_error(
         self, info: RequestInfo, status: int, headers: Mapping[str, str], content: bytes
@@ -574,6 +589,15 @@ class HTTPClient:
 
 
 _SECRET_HEADERS: Final = frozenset({"set-cookie", "authorization", "proxy-authorization"})
+
+
+_URL_IN_TEXT: Final = re.compile(r"https?://[^\s'\"<>]+")
+
+
+def _connection_failure(exc: BaseException) -> str:
+    """A one-line description of a transport error, with any URL in it redacted."""
+    text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), str(exc))
+    return f"connection failed: {type(exc).__name__}: {text}"
 
 
 def _as_items(value: Any) -> Iterable[Any]:

@@ -285,12 +285,12 @@ def endpoint(
                 if value is None:
                     continue
                 wire = spec.aliases.get(name) or (to_camel(name) if camel else name)
-                if attrs.has(type(cast(object, value))):
-                    value = converter.unstructure(value)
                 if name in spec.query or spec.method not in _BODY_METHODS:
+                    if attrs.has(type(cast(object, value))):
+                        value = converter.unstructure(value)
                     params[wire] = value.value if hasattr(value, "value") else value
                 else:
-                    fields[wire] = value
+                    fields[wire] = converter.unstructure(value)  # datetimes, enums, models
             if fields:
                 if payload is NOT_GIVEN:
                     payload = fields

@@ -375,11 +375,11 @@ class ClientFacade(Facade[A]):
 
             client.with_options(timeout=5).experiments.list()
         """
-        wrapped = cast(Any, self._wrapped).with_options(
+        wrapped: A = cast(Any, self._wrapped).with_options(
             timeout=timeout, deadline=deadline, retries=retries, headers=headers
         )
         clone = object.__new__(type(self))
-        Facade.__init__(clone, wrapped)
+        clone._wrapped = wrapped  # shares the pool: not tracked separately for exit
         return clone
 
     def close(self) -> None:

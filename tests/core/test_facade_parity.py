@@ -71,7 +71,8 @@ def test_blocking_twin_exists_with_same_signatures(async_cls: type[Any]) -> None
     declares = [
         name
         for name, member in vars(async_cls).items()
-        if not name.startswith("_") and (inspect.isfunction(member) or isinstance(member, JobMethod))
+        if not name.startswith("_")
+        and (inspect.isfunction(member) or isinstance(member, JobMethod))
     ]
     if not declares:
         return  # an abstract base (e.g. a platform's resource base): nothing to mirror

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Self, TypeVar
@@ -52,7 +52,7 @@ S = TypeVar("S", bound=SimulatorBase)
 
 
 @contextmanager
-def running(simulator: S) -> Iterator[S]:
+def running(simulator: S) -> Generator[S]:
     """Run *simulator* in a background thread with its own event loop, for sync code.
 
     Example::

@@ -62,6 +62,8 @@ def redact_url(url: str) -> str:
     >>> redact_url("https://u:p@host/path?api_key=abc&page=2")
     'https://***@host/path?api_key=***&page=2'
     """
+    if "@" not in url and "?" not in url:
+        return url  # no user info, no query: nothing to redact
     try:
         parts = urlsplit(url)
     except ValueError:

@@ -210,7 +210,7 @@ class Response:
         """The body decoded as JSON (``None`` for an empty body)."""
         if not self.content:
             return None
-        return jsonlib.loads(self.content)
+        return jsonlib.loads(self.content.decode("utf-8"))
 
     def text(self) -> str:
         """The body decoded as text."""
@@ -261,7 +261,6 @@ class Transport:
                 connector=connector,
                 headers={"User-Agent": USER_AGENT},
                 auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
             )
             self._session = session
             self._pid = os.getpid()
@@ -326,6 +325,7 @@ class HTTPClient:
         self.error_parser = error_parser
         self.idempotency_header = idempotency_header
         self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+        self._base_headers = {"User-Agent": USER_AGENT, **self.headers}
 
     def __repr__(self) -> str:
         return f"HTTPClient(base_url={self.base_url!r})"
@@ -364,7 +364,7 @@ class HTTPClient:
         return cached
 
     def _build_headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
-        headers = {"User-Agent": USER_AGENT, **self.headers}
+        headers = self._base_headers.copy()
         if self._auth is not None:
             headers.update(self._auth())
         if extra:
@@ -410,7 +410,7 @@ class HTTPClient:
                 )
             all_headers[self.idempotency_header] = idempotency_key
         idempotent = method in IDEMPOTENT_METHODS or idempotency_key is not None
-        query = _clean_params(params)
+        query = _clean_params(params) if params else None
         body_kwargs: dict[str, Any] = {}
         if not isinstance(json, NotGiven):
             body_kwargs["data"] = jsonlib.dumps(json, separators=(",", ":")).encode()
@@ -430,7 +430,7 @@ class HTTPClient:
                         f"deadline of {total}s reached after {attempt} attempt(s)", request=info
                     )
                 per_attempt = remaining if per_attempt is None else min(per_attempt, remaining)
-            started = time.perf_counter()
+            started = time.perf_counter() if logger.isEnabledFor(logging.DEBUG) else 0.0
             try:
                 async with self.transport.session().request(
                     method,
@@ -460,7 +460,7 @@ class HTTPClient:
                 error.__cause__ = exc
                 retry_any = False
             else:
-                if logger.isEnabledFor(logging.DEBUG):
+                if started:
                     logger.debug(
                         "%s %s -> %d (%.1f ms)",
                         method,

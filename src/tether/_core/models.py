@@ -86,6 +86,15 @@ def decode_datetime(value: Any) -> datetime:
     raise ValueError(f"not a datetime: {value!r}")
 
 
+def _structure_datetime(value: Any, _: Any) -> datetime:
+    if type(value) is str:
+        try:
+            return datetime.fromisoformat(value)  # 3.11+: "Z" and offsets included
+        except ValueError:
+            pass
+    return decode_datetime(value)
+
+
 def make_converter(naming: Naming = "snake") -> cattrs.Converter:
     """A converter for one platform's wire format.
 
@@ -95,7 +104,7 @@ def make_converter(naming: Naming = "snake") -> cattrs.Converter:
             explicitly with ``metadata={"wire": "someKey"}``.
     """
     converter = cattrs.Converter(forbid_extra_keys=False, prefer_attrib_converters=False)
-    converter.register_structure_hook(datetime, lambda v, _: decode_datetime(v))
+    converter.register_structure_hook(datetime, _structure_datetime)
     converter.register_unstructure_hook(datetime, lambda v: v.isoformat())
     converter.register_structure_hook(date, lambda v, _: date.fromisoformat(v))
     converter.register_unstructure_hook(date, lambda v: v.isoformat())

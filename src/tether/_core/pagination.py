@@ -15,7 +15,15 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+)
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -78,7 +86,7 @@ class AsyncPager(Generic[T]):
         """The first page."""
         return await self._fetch(None)
 
-    async def iter_pages(self) -> AsyncIterator[Page[T]]:
+    async def iter_pages(self) -> AsyncGenerator[Page[T]]:
         """Every page, in order, fetched as you go."""
         cursor: Any = None
         seen: set[str] = set()
@@ -93,7 +101,7 @@ class AsyncPager(Generic[T]):
             seen.add(key)
             cursor = page.next_cursor
 
-    async def _items(self) -> AsyncIterator[T]:
+    async def _items(self) -> AsyncGenerator[T]:
         count = 0
         async for page in self.iter_pages():
             for item in page.items:

@@ -62,18 +62,29 @@ def path(template: str, /, **params: Any) -> str:
     '/api/units/%24broadcast/jobs'
     """
 
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
+    literals, names = _compile_template(template)
+    url = literals[0]
+    for name, literal in zip(names, literals[1:], strict=True):
         if name not in params:
             raise ValidationError(f"missing path parameter {name!r} for {template}")
-        value = params[name]
-        text = value.value if hasattr(value, "value") and not isinstance(value, str) else value
-        text = str(text)
-        if text == "":
-            raise ValidationError(f"{name} must not be empty")
-        return quote(text, safe="")
+        url += _segment(name, params[name]) + literal
+    return url
 
-    return _PLACEHOLDER.sub(fill, template)
+
+def _compile_template(template: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Split ``/a/{x}/b`` into literals ``("/a/", "/b")`` and names ``("x",)``."""
+    pieces = _PLACEHOLDER.split(template)
+    return tuple(pieces[0::2]), tuple(pieces[1::2])
+
+
+def _segment(name: str, value: Any) -> str:
+    if type(value) is int:
+        return str(value)  # digits and "-" need no encoding
+    text = value.value if hasattr(value, "value") and not isinstance(value, str) else value
+    text = str(text)
+    if text == "":
+        raise ValidationError(f"{name} must not be empty")
+    return quote(text, safe="")
 
 
 class AsyncClientBase:
@@ -260,18 +271,48 @@ def endpoint(
             aliases=dict(aliases or {}),
         )
         return_type: list[Any] = []
+        literals, names = _compile_template(template)
+        declared = list(signature.parameters.values())
+        simple = all(
+            p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+            for p in declared
+        )
+        positional = tuple(
+            p.name for p in declared if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        )
+        order = tuple(p.name for p in declared)
+        defaults = {p.name: p.default for p in declared if p.default is not p.empty}
+
+        def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+            if simple and len(args) <= len(positional):
+                arguments = dict(zip(positional, args, strict=False))
+                used = len(arguments)
+                for name in order[used:]:
+                    if name in kwargs:
+                        arguments[name] = kwargs[name]
+                        used += 1
+                    elif name in defaults:
+                        arguments[name] = defaults[name]
+                    else:
+                        break  # missing: let Signature.bind raise the usual TypeError
+                else:
+                    if used == len(args) + len(kwargs):
+                        return arguments
+            bound = signature.bind(*args, **kwargs)  # the slow path raises TypeErrors
+            bound.apply_defaults()
+            return dict(bound.arguments)
 
         @functools.wraps(func)
         async def call(*args: Any, **kwargs: Any) -> Any:
-            bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            arguments = dict(bound.arguments)
+            arguments = bind(args, kwargs)
             resource = cast(AsyncResource, arguments.pop("self"))
             if spec.validate is not None:
                 spec.validate(arguments)
             if not return_type:
                 return_type.append(typing.get_type_hints(func).get("return", Any))
-            url = path(spec.template, **{n: arguments.pop(n) for n in spec.path_params})
+            url = literals[0]
+            for name, literal in zip(names, literals[1:], strict=True):
+                url += _segment(name, arguments.pop(name)) + literal
             params: dict[str, Any] = {}
             payload: Any = NOT_GIVEN
             camel = resource._wire_naming == "camel"

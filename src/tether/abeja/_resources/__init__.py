@@ -1,0 +1,1 @@
+"""The ABEJA Platform resources (one module per API noun)."""

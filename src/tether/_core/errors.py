@@ -81,13 +81,26 @@ def redact_url(url: str) -> str:
 
 
 class RequestInfo:
-    """The request an error is about: method and redacted URL (never headers)."""
+    """The request an error is about: method and redacted URL (never headers).
 
-    __slots__ = ("method", "url")
+    The URL is redacted on first use (most requests succeed and never need it); an error
+    that carries a ``RequestInfo`` redacts it at once and keeps only the redacted form.
+    """
+
+    __slots__ = ("_raw", "_url", "method")
 
     def __init__(self, method: str, url: str) -> None:
         self.method = method.upper()
-        self.url = redact_url(url)
+        self._raw: str | None = url
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The URL with user info and secret-looking query values replaced by ``***``."""
+        if self._url is None:
+            self._url = redact_url(self._raw or "")
+            self._raw = None  # keep only the redacted form
+        return self._url
 
     def __repr__(self) -> str:
         return f"RequestInfo({self.method} {self.url})"
@@ -120,6 +133,8 @@ class APIError(TetherError):
         super().__init__(message)
         self.message = message
         self.request = request
+        if request is not None:
+            _ = request.url  # redact now: an error never holds the raw URL
 
     def __str__(self) -> str:
         if self.request is None:

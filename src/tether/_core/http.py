@@ -436,7 +436,8 @@ class HTTPClient:
                     method,
                     target,
                     params=query,
-                    headers=all_headers,
+                    # only the session's User-Agent? let aiohttp skip merging a copy of it
+                    headers=all_headers if len(all_headers) > 1 else None,
                     timeout=self._client_timeout(per_attempt),
                     **body_kwargs,
                 ) as raw:

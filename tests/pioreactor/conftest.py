@@ -19,9 +19,10 @@ import pytest
 
 from tether.testing.pioreactor import Simulator
 
-LEADER_SH = Path("/work/shared/pioreactor-leader/leader.sh")
-if not LEADER_SH.exists():  # a developer checkout next to shared/
-    LEADER_SH = Path(__file__).resolve().parents[3] / "shared" / "pioreactor-leader" / "leader.sh"
+# shared/ lies beside the checkout (developers and CI); /work/shared is this workplace's copy
+LEADER_SH = Path(__file__).resolve().parents[3] / "shared" / "pioreactor-leader" / "leader.sh"
+if not LEADER_SH.exists():
+    LEADER_SH = Path("/work/shared/pioreactor-leader/leader.sh")
 
 FAST: dict[str, Any] = {
     "od_interval": 0.05,

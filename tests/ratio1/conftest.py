@@ -20,10 +20,12 @@ from tether.ratio1._protocol.envelope import IncomingMessage, Topics, open_messa
 from tether.ratio1._protocol.identity import Identity
 from tether.testing.ratio1 import Simulator
 
+# A pinned copy of shared/reference/ratio1-test-vectors.json (the measured reference); set
+# TETHER_RATIO1_VECTORS to check against another file.
 VECTORS_PATH = Path(
     os.environ.get(
         "TETHER_RATIO1_VECTORS",
-        Path(__file__).resolve().parents[3] / "shared" / "reference" / "ratio1-test-vectors.json",
+        Path(__file__).resolve().parent / "data" / "ratio1-test-vectors.json",
     )
 )
 

@@ -118,32 +118,34 @@ class LoopThread:
                 "a blocking tether call was made from tether's own event loop thread, where it"
                 " would wait on itself forever; inside async code use the Async* client"
             )
-        done = threading.Lock()
-        done.acquire()
-        box: list[Any] = []
+        call = _Call()
+
+        async def body() -> None:
+            try:
+                call.result = await fn(*args, **kwargs)
+                call.ok = True
+            except BaseException as exc:
+                call.error = exc
+                if not isinstance(exc, Exception):
+                    raise  # cancellation: let the task end cancelled
+            finally:
+                call.done.release()  # wake the caller now, not one loop iteration later
 
         def start() -> None:
-            try:
-                task = self.loop.create_task(_as_coroutine(fn(*args, **kwargs)))
-            except BaseException as exc:  # the call itself failed before awaiting
-                box.append(exc)
-                done.release()
-                return
-            box.append(task)
-            task.add_done_callback(lambda _: done.release())
+            call.task = self.loop.create_task(body())
 
         self.loop.call_soon_threadsafe(start)
         try:
-            done.acquire()
+            call.done.acquire()
         except BaseException:  # KeyboardInterrupt (or SystemExit) while waiting
-            self.loop.call_soon_threadsafe(_cancel_first, box)
-            done.acquire(timeout=5.0)
+            self.loop.call_soon_threadsafe(call.cancel)
+            call.done.acquire(timeout=5.0)
             raise
-        outcome = box[0]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        task: asyncio.Task[T] = outcome
-        return task.result()
+        if call.ok:
+            return cast(T, call.result)
+        error = call.error
+        assert error is not None
+        raise error
 
     def stop(self, timeout: float = 5.0) -> None:
         """Close tracked resources, stop the loop and join the thread."""
@@ -160,13 +162,22 @@ class LoopThread:
         self._thread.join(timeout)
 
 
-async def _as_coroutine(awaitable: Awaitable[T]) -> T:
-    return await awaitable
+class _Call:
+    """One blocking call in flight: its task, its outcome and the lock its caller waits on."""
 
+    __slots__ = ("done", "error", "ok", "result", "task")
 
-def _cancel_first(box: list[Any]) -> None:
-    if box and isinstance(box[0], asyncio.Task):
-        box[0].cancel()
+    def __init__(self) -> None:
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.task: asyncio.Task[None] | None = None
+        self.ok = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
 
 
 async def _close_all(resources: list[Any]) -> None:

@@ -46,7 +46,7 @@ def test_demo_fails_with_exit_1_when_the_leader_is_unreachable() -> None:
     assert "could not connect" in (result.stdout + result.stderr)
 
 
-@pytest.mark.parametrize("platform", ["pioreactor", "moderately", "abeja"])
+@pytest.mark.parametrize("platform", ["pioreactor", "moderately", "abeja", "ratio1"])
 def test_simulate_prints_where_to_reach_the_simulator(platform: str) -> None:
     proc = subprocess.Popen(
         [*TETHER, "simulate", platform],
@@ -67,8 +67,12 @@ def test_simulate_prints_where_to_reach_the_simulator(platform: str) -> None:
             if key == "READY":
                 break
         assert lines.get("READY") == "1"
-        assert lines["URL"].startswith("http://127.0.0.1:")
-        host, port = lines["URL"].removeprefix("http://").split(":")
+        if platform != "ratio1":
+            assert lines["URL"].startswith("http://127.0.0.1:")
+        if platform in ("pioreactor", "ratio1"):
+            assert lines["MQTT"].startswith("127.0.0.1:")
+        address = lines.get("URL", "").removeprefix("http://") or lines["MQTT"]
+        host, port = address.split(":")
         with socket.create_connection((host, int(port)), timeout=5):
             pass  # it really listens
     finally:

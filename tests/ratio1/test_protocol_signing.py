@@ -256,3 +256,16 @@ def test_json_wire_formatting_is_irrelevant(key: Identity) -> None:
     compact_wire = json.loads(json.dumps(signed, ensure_ascii=False, separators=(",", ":")))
     assert verify_message(ascii_wire).sender == key.address
     assert verify_message(compact_wire).sender == key.address
+
+
+def test_a_message_that_cannot_be_canonicalised_is_a_signature_failure() -> None:
+    from tether.ratio1._protocol.errors import SignatureError as _SignatureError
+    from tether.ratio1._protocol.identity import Identity as _Identity
+    from tether.ratio1._protocol.signing import sign_message as _sign
+    from tether.ratio1._protocol.signing import verify_message as _verify
+
+    signed = _sign({"DATA": "ok"}, _Identity.from_seed("surrogate"))
+    crafted = {**signed, "DATA": "\ud800"}  # a lone surrogate cannot be encoded as UTF-8
+    with pytest.raises(_SignatureError) as info:
+        _verify(crafted)
+    assert info.value.reason == "corrupted_digest"

@@ -35,7 +35,12 @@ from tether.ratio1._protocol.canon import (
     canonical_message,
     message_digest,
 )
-from tether.ratio1._protocol.errors import AddressError, SignatureError, UnknownCanonVersionError
+from tether.ratio1._protocol.errors import (
+    AddressError,
+    CanonicalizationError,
+    SignatureError,
+    UnknownCanonVersionError,
+)
 from tether.ratio1._protocol.identity import SECP256K1_ORDER, Identity
 
 __all__ = [
@@ -199,13 +204,16 @@ def _attempt(
 ) -> str | None:
     """Return ``None`` when the signature verifies under *version*, else the failure reason."""
     received = message.get("EE_HASH")
-    if received:
-        digest = message_digest(message, version=version)
-        if digest.hex() != received:
-            return "corrupted_digest"
-        data = digest
-    else:  # legacy senders signed the canonical text itself
-        data = canonical_message(message, version=version).encode("utf-8")
+    try:
+        if received:
+            digest = message_digest(message, version=version)
+            if digest.hex() != received:
+                return "corrupted_digest"
+            data = digest
+        else:  # legacy senders signed the canonical text itself
+            data = canonical_message(message, version=version).encode("utf-8")
+    except CanonicalizationError:  # e.g. a lone surrogate: no signer could have hashed it
+        return "corrupted_digest"
     return None if verify_digest(public_key, data, der) else "invalid_signature"
 
 

@@ -278,15 +278,19 @@ class MQTTSettings:
     The password is never shown in ``repr`` or logs.
 
     Attributes:
-        host, port: the broker.
-        username, password: MQTT credentials (``None`` for anonymous).
+        host: the broker.
+        port: the broker.
+        username: MQTT credentials (``None`` for anonymous).
+        password: MQTT credentials (``None`` for anonymous).
         tls: ``True`` for TLS with the system's default verification, or an ``SSLContext``.
         client_id: the MQTT client id; default ``tether-<random>`` (stable across reconnects).
         keepalive: seconds between PINGREQs when idle.
         connect_timeout: how long :meth:`MQTTConnection.connect` waits for the first connection.
         operation_timeout: default wait for a connection and the acknowledgement in
             :meth:`MQTTConnection.publish` and for a SUBACK.
-        backoff_min, backoff_max, backoff_jitter: reconnect delays: ``backoff_min`` doubled on
+        backoff_min: reconnect delays: ``backoff_min`` doubled on
+        backoff_max: reconnect delays: ``backoff_min`` doubled on
+        backoff_jitter: reconnect delays: ``backoff_min`` doubled on
             every failed attempt up to ``backoff_max``, minus up to ``backoff_jitter`` of it at
             random.
         max_queued_incoming: the bound of aiomqtt's incoming queue (its drops are counted).

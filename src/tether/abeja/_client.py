@@ -118,9 +118,11 @@ class AsyncAbeja(AbejaClientBase):
     Args:
         organization_id: the organization; default ``ABEJA_ORGANIZATION_ID``. Each call can
             override it with ``organization_id=``.
-        user_id, personal_access_token: a user's id and personal access token.
+        user_id: a user's id and personal access token.
+        personal_access_token: a user's id and personal access token.
         auth_token: a platform auth token (sent as ``Bearer``).
-        datasource_id, datasource_secret: a datasource's credentials.
+        datasource_id: a datasource's credentials.
+        datasource_secret: a datasource's credentials.
         base_url: the API; default ``ABEJA_API_URL``, else ``https://api.abeja.io``.
         timeout: seconds for one attempt; default ``ABEJA_SDK_CONNECTION_TIMEOUT`` (read as a
             number), else 30.

@@ -247,12 +247,18 @@ class Simulator(SimulatorBase):
     """ABEJA Platform Run API simulator (aiohttp.web on loopback, in-memory state).
 
     Args:
-        host, port: where to listen (port 0: the kernel picks one; read :attr:`url`).
-        organization_id, deployment_id, version_id, version_name: the organization,
+        host: where to listen (port 0: the kernel picks one; read :attr:`url`).
+        port: where to listen (port 0: the kernel picks one; read :attr:`url`).
+        organization_id: the organization,
+        deployment_id: the organization,
+        version_id: the organization,
+        version_name: the organization,
             deployment and deployment version that exist from the start.
-        user_id, personal_access_token: accepted as ``Basic base64("user-<id>:<pat>")``.
+        user_id: accepted as ``Basic base64("user-<id>:<pat>")``.
+        personal_access_token: accepted as ``Basic base64("user-<id>:<pat>")``.
         auth_token: accepted as ``Bearer <auth_token>``.
-        datasource_id, datasource_secret: accepted as ``Basic base64("datasource-<id>:<s>")``.
+        datasource_id: accepted as ``Basic base64("datasource-<id>:<s>")``.
+        datasource_secret: accepted as ``Basic base64("datasource-<id>:<s>")``.
         seed: seeds the run-id generator (``run-`` + 16 digits) for deterministic ids.
         id_factory: a callable returning run ids; overrides ``seed``.
         epoch: when given, timestamps come from a deterministic clock starting there: each

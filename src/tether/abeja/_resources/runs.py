@@ -446,7 +446,8 @@ class AsyncRuns(AsyncResource):
         on, use :meth:`follow_logs`.
 
         Args:
-            start_time, end_time: an inclusive window of time-zone-aware datetimes. The
+            start_time: an inclusive window of time-zone-aware datetimes. The
+            end_time: an inclusive window of time-zone-aware datetimes. The
                 platform takes whole seconds; tether asks for the seconds around the bounds
                 and drops the lines outside them.
             next_token: start at this page (a token from an earlier page).
@@ -506,7 +507,8 @@ class AsyncRuns(AsyncResource):
         Args:
             next_forward_token: start at this token and page towards newer lines.
             next_backward_token: start at this token and page towards older lines.
-            start_time, end_time: an inclusive window of time-zone-aware datetimes (exact to
+            start_time: an inclusive window of time-zone-aware datetimes (exact to
+            end_time: an inclusive window of time-zone-aware datetimes (exact to
                 the microsecond, as for :meth:`logs`).
             organization_id: overrides the client's organization.
         """
@@ -916,7 +918,8 @@ class Runs(Facade[AsyncRuns], mirrors=AsyncRuns):
         on, use :meth:`follow_logs`.
 
         Args:
-            start_time, end_time: an inclusive window of time-zone-aware datetimes. The
+            start_time: an inclusive window of time-zone-aware datetimes. The
+            end_time: an inclusive window of time-zone-aware datetimes. The
                 platform takes whole seconds; tether asks for the seconds around the bounds
                 and drops the lines outside them.
             next_token: start at this page (a token from an earlier page).
@@ -954,7 +957,8 @@ class Runs(Facade[AsyncRuns], mirrors=AsyncRuns):
         Args:
             next_forward_token: start at this token and page towards newer lines.
             next_backward_token: start at this token and page towards older lines.
-            start_time, end_time: an inclusive window of time-zone-aware datetimes (exact to
+            start_time: an inclusive window of time-zone-aware datetimes (exact to
+            end_time: an inclusive window of time-zone-aware datetimes (exact to
                 the microsecond, as for :meth:`logs`).
             organization_id: overrides the client's organization.
         """

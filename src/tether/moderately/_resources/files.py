@@ -57,7 +57,8 @@ class AsyncFiles(ModeratelyResource):
 
         Args:
             status: upload status (``pending``, ``completed``, ``failed``).
-            mime_type, mime_types: one or several MIME types.
+            mime_type: one or several MIME types.
+            mime_types: one or several MIME types.
             file_hashes: SHA-256 hex digests.
             order_by: ``fileName``, ``fileSize``, ``createdAt`` or ``updatedAt``.
         """
@@ -297,7 +298,8 @@ class Files(Facade[AsyncFiles], mirrors=AsyncFiles):
 
         Args:
             status: upload status (``pending``, ``completed``, ``failed``).
-            mime_type, mime_types: one or several MIME types.
+            mime_type: one or several MIME types.
+            mime_types: one or several MIME types.
             file_hashes: SHA-256 hex digests.
             order_by: ``fileName``, ``fileSize``, ``createdAt`` or ``updatedAt``.
         """

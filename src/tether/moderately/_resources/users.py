@@ -42,8 +42,10 @@ class AsyncUsers(ModeratelyResource):
             page_size: users per page (max 1000).
             order_by: ``createdAt`` or ``fullName`` (``created_at`` is accepted too).
             order_direction: ``asc`` or ``desc``.
-            user_ids, user_emails: only these users.
-            full_name_like, nickname_like: case-insensitive substring filters.
+            user_ids: only these users.
+            user_emails: only these users.
+            full_name_like: case-insensitive substring filters.
+            nickname_like: case-insensitive substring filters.
             team_ids: members of these teams (default: the client's team; ``[]`` for all).
         """
         params = {
@@ -122,8 +124,10 @@ class Users(Facade[AsyncUsers], mirrors=AsyncUsers):
             page_size: users per page (max 1000).
             order_by: ``createdAt`` or ``fullName`` (``created_at`` is accepted too).
             order_direction: ``asc`` or ``desc``.
-            user_ids, user_emails: only these users.
-            full_name_like, nickname_like: case-insensitive substring filters.
+            user_ids: only these users.
+            user_emails: only these users.
+            full_name_like: case-insensitive substring filters.
+            nickname_like: case-insensitive substring filters.
             team_ids: members of these teams (default: the client's team; ``[]`` for all).
         """
         return Pager(

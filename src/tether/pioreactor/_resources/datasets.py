@@ -117,7 +117,8 @@ class AsyncDatasets(PioreactorResource):
             experiment: the experiment to export.
             partition_by_unit: one CSV per unit.
             partition_by_experiment: one CSV per experiment.
-            start_time, end_time: inclusive bounds, time-zone aware.
+            start_time: inclusive bounds, time-zone aware.
+            end_time: inclusive bounds, time-zone aware.
 
         Then fetch the file with :meth:`download`.
         """

@@ -73,7 +73,8 @@ class AsyncExperiments(PioreactorResource):
             experiment: the name: no ``# $ % + / ? \\``, not ``current``, under 200 characters.
             description: free text.
             tags: labels (leaders ≥ 26.3).
-            media_used, organism_used: only on leaders older than 26.6.0, which dropped them.
+            media_used: only on leaders older than 26.6.0, which dropped them.
+            organism_used: only on leaders older than 26.6.0, which dropped them.
 
         Raises:
             ValidationError: a bad name, before any request.

@@ -75,10 +75,12 @@ class Simulator(FileRoutes, IdentityRoutes, SimulatorBase):
     presigned URLs that point back at its own ``/_storage/…`` object store.
 
     Args:
-        host, port: where to listen (``port=0``: the kernel picks one).
+        host: where to listen (``port=0``: the kernel picks one).
+        port: where to listen (``port=0``: the kernel picks one).
         seed: makes ids, tokens and signatures reproducible.
         id_factory: ``f(kind) -> id`` replacing the id generator (kinds: ``"dataset"``, …).
-        api_key, team_id: the credentials :meth:`info` reports (generated when omitted).
+        api_key: the credentials :meth:`info` reports (generated when omitted).
+        team_id: the credentials :meth:`info` reports (generated when omitted).
         clock: ``"real"`` (time flows) or ``"manual"`` (only :meth:`advance` moves time).
         epoch: the UTC wall time at simulator time 0 (default: now).
         step_seconds: how long each execution step takes (``0``: executions finish at once).
@@ -88,7 +90,8 @@ class Simulator(FileRoutes, IdentityRoutes, SimulatorBase):
         presign_ttl: lifetime of presigned URLs in seconds.
         compat: accept what the official SDK sends off-spec (see the reference, §7).
         prefix: serve the API under a path prefix (e.g. ``"/moderately"``).
-        user_email, user_password: the default user's login (``/authentication/login``).
+        user_email: the default user's login (``/authentication/login``).
+        user_password: the default user's login (``/authentication/login``).
 
     Example::
 

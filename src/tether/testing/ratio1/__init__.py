@@ -38,16 +38,20 @@ class Simulator(SimulatorBase):
     """A set of simulated Ratio1 edge nodes on an MQTT broker.
 
     Args:
-        host, port: where the embedded broker listens (``port=0``: the kernel picks).
+        host: where the embedded broker listens (``port=0``: the kernel picks).
+        port: where the embedded broker listens (``port=0``: the kernel picks).
         broker: ``"host:port"`` of an existing broker to join instead of starting one.
         nodes: how many nodes (1..n).
         supervisors: how many of them (the first ones) publish NET_MON_01.
-        heartbeat_interval, net_summary_interval: seconds between heartbeats / summaries.
+        heartbeat_interval: seconds between heartbeats / summaries.
+        net_summary_interval: seconds between heartbeats / summaries.
         seed: identities are derived from it (``Identity.from_seed(f"{seed}/node/{i}")``).
         aliases: node aliases (default ``sim-node-01``, ``sim-node-02``, ...).
         root_topic: the topic root (``naeural``).
-        username, password: MQTT credentials (the embedded broker requires them).
-        secured, whitelist: node security: a secured node drops badly signed commands and
+        username: MQTT credentials (the embedded broker requires them).
+        password: MQTT credentials (the embedded broker requires them).
+        secured: node security: a secured node drops badly signed commands and
+        whitelist: node security: a secured node drops badly signed commands and
             answers only whitelisted clients.
         heartbeat_version: ``"v2"`` (compressed) or ``"v1"``.
         compress_net_summary: send NET_MON_01 in the v2 compressed form.

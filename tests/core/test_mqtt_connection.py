@@ -482,3 +482,13 @@ async def test_a_server_that_never_answers_connect_is_given_up_cleanly() -> None
             await conn.connect()
         await asyncio.wait_for(gave_up.wait(), TIMEOUT)  # the client's socket was closed
         await asyncio.wait_for(asyncio.gather(*handlers), TIMEOUT)
+
+
+async def test_packets_go_out_without_nagle_delay(broker: Broker) -> None:
+    # back-to-back small publishes must not wait for the broker's delayed ACK (~40 ms)
+    async with MQTTConnection(settings_for(broker)) as connection:
+        await connection.wait_connected(TIMEOUT)
+        session = connection._session
+        assert session is not None
+        sock = session.client._client.socket()  # paho's socket, under aiomqtt
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

@@ -41,6 +41,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import ssl
 import uuid
 from collections import deque
@@ -1144,6 +1145,7 @@ class MQTTConnection:
         attempt = asyncio.ensure_future(client.__aenter__())
         try:
             await asyncio.shield(attempt)
+            _disable_nagle(client)
         except aiomqtt.MqttError:
             _release_socket(client)
             raise
@@ -1234,6 +1236,17 @@ class MQTTConnection:
                 if _levels_match(entry.levels, levels):
                     targets.extend(entry.subs)
         return targets
+
+
+def _disable_nagle(client: aiomqtt.Client) -> None:
+    """Send MQTT packets at once: with Nagle's algorithm a second small packet written right
+    after another waits for the broker's delayed ACK (~40 ms on Linux), which is how a
+    notification followed by a payload picked up 42 ms in the Ratio1 deploy sequence."""
+    paho_client: Any = getattr(client, "_client", None)
+    sock: Any = paho_client.socket() if paho_client is not None else None
+    if sock is not None and getattr(sock, "family", None) in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _release_socket(client: aiomqtt.Client) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tether.testing.moderately._executions import STATUSES, TERMINAL, ExecutionEngine
@@ -112,6 +113,13 @@ def stats(executions: list[JSON]) -> JSON:
     }
 
 
+_ID_FIELDS: dict[str, str] = {
+    "agents": "agentId",
+    "pipelines": "pipelineId",
+    "datasets": "datasetId",
+}
+
+
 class AgentRoutes(ExecutionEngine):
     """Mixin: ``/agents``, ``/agent-configuration-versions`` and ``/agent-executions``."""
 
@@ -218,30 +226,40 @@ class AgentRoutes(ExecutionEngine):
     def _name_taken(
         self, kind: Any, team_id: str, name: str, *, exclude: str | None = None
     ) -> bool:
-        id_field = {"agents": "agentId", "pipelines": "pipelineId", "datasets": "datasetId"}[kind]
+        id_field = _ID_FIELDS[kind]
         return any(
             r["teamId"] == team_id and r["name"] == name and r[id_field] != exclude
             for r in self._db[kind].values()
         )
 
-    def _create_agent(self, ctx: Ctx) -> Reply:
+    # -- named team resources (agents, pipelines): the same create / list / patch rules ----
+
+    def _create_named(
+        self,
+        ctx: Ctx,
+        kind: Any,
+        noun: str,
+        view: Callable[..., JSON],
+        *,
+        team_aliases: Sequence[str] = (),
+    ) -> Reply:
+        """``POST`` of a team resource with a unique ``name``; *noun* is "An agent", …"""
         self._require_write(ctx)
         body = BodyReader(ctx.body)
-        team_id = body.text(
-            "teamId", required=True, min_len=1, aliases=("team_id",) if self.compat else ()
-        )
+        team_id = body.text("teamId", required=True, min_len=1, aliases=team_aliases)
         name = body.text("name", required=True, min_len=1, max_len=255)
         description = body.text("description", nullable=True, max_len=2000)
         body.check()
         assert team_id is not None and name is not None
         self._require_team(ctx, team_id)
-        if self._name_taken("agents", team_id, name):
-            raise ApiError(409, f"An agent named {name!r} already exists in this team")
+        if self._name_taken(kind, team_id, name):
+            raise ApiError(409, f"{noun} named {name!r} already exists in this team")
         now = self._now()
-        agent = self._insert(
-            "agents",
+        id_field = _ID_FIELDS[kind]
+        record = self._insert(
+            kind,
             {
-                "agentId": self._ids.new("agent"),
+                id_field: self._ids.new(id_field.removesuffix("Id")),
                 "teamId": team_id,
                 "name": name,
                 "description": description,
@@ -249,23 +267,52 @@ class AgentRoutes(ExecutionEngine):
                 "updatedAt": now,
             },
         )
-        return Reply(201, self._agent_view(agent, with_stats=False))
+        return Reply(201, view(record, with_stats=False))
 
-    def _list_agents(self, ctx: Ctx) -> Reply:
+    def _list_named(self, ctx: Ctx, kind: Any, view: Callable[..., JSON]) -> Reply:
+        """``GET`` list of a team resource: ``teamIds``, ``<kind>Ids``, ``nameLike``, paging."""
+        id_field = _ID_FIELDS[kind]
         q = QueryReader(ctx.query)
         teams = self._visible_teams(ctx, q.ids("teamIds"))
-        ids = q.ids("agentIds")
+        ids = q.ids(id_field + "s")
         name_like = q.get("nameLike")
         items = [
-            a
-            for a in self._all("agents")
-            if a["teamId"] in teams
-            and (ids is None or a["agentId"] in ids)
-            and like(a["name"], name_like)
+            r
+            for r in self._all(kind)
+            if r["teamId"] in teams
+            and (ids is None or r[id_field] in ids)
+            and like(r["name"], name_like)
         ]
         page = paginate(items, q, ListSpec(order_by=("name", "createdAt", "updatedAt")))
-        page["items"] = [self._agent_view(a, with_stats=True) for a in page["items"]]
+        page["items"] = [view(r, with_stats=True) for r in page["items"]]
         return Reply(200, page)
+
+    def _patch_named(
+        self, ctx: Ctx, kind: Any, record: JSON, noun: str, view: Callable[..., JSON]
+    ) -> Reply:
+        """``PATCH`` of ``name`` and ``description`` of a team resource."""
+        self._require_write(ctx)
+        body = BodyReader(ctx.body)
+        name = body.text("name", min_len=1, max_len=255)
+        description = body.text("description", nullable=True, max_len=2000)
+        body.check()
+        if name is not None and self._name_taken(
+            kind, record["teamId"], name, exclude=record[_ID_FIELDS[kind]]
+        ):
+            raise ApiError(409, f"{noun} named {name!r} already exists in this team")
+        if name is not None:
+            record["name"] = name
+        if body.has("description"):
+            record["description"] = description
+        record["updatedAt"] = self._now()
+        return Reply(200, view(record, with_stats=False))
+
+    def _create_agent(self, ctx: Ctx) -> Reply:
+        aliases = ("team_id",) if self.compat else ()
+        return self._create_named(ctx, "agents", "An agent", self._agent_view, team_aliases=aliases)
+
+    def _list_agents(self, ctx: Ctx) -> Reply:
+        return self._list_named(ctx, "agents", self._agent_view)
 
     def _get_agent(self, ctx: Ctx) -> Reply:
         agent = self._owned(ctx, "agents", ctx.params["agentId"], "Agent")
@@ -273,21 +320,7 @@ class AgentRoutes(ExecutionEngine):
 
     def _patch_agent(self, ctx: Ctx) -> Reply:
         agent = self._owned(ctx, "agents", ctx.params["agentId"], "Agent")
-        self._require_write(ctx)
-        body = BodyReader(ctx.body)
-        name = body.text("name", min_len=1, max_len=255)
-        description = body.text("description", nullable=True, max_len=2000)
-        body.check()
-        if name is not None and self._name_taken(
-            "agents", agent["teamId"], name, exclude=agent["agentId"]
-        ):
-            raise ApiError(409, f"An agent named {name!r} already exists in this team")
-        if name is not None:
-            agent["name"] = name
-        if body.has("description"):
-            agent["description"] = description
-        agent["updatedAt"] = self._now()
-        return Reply(200, self._agent_view(agent, with_stats=False))
+        return self._patch_named(ctx, "agents", agent, "An agent", self._agent_view)
 
     def _delete_agent(self, ctx: Ctx) -> Reply:
         agent = self._owned(ctx, "agents", ctx.params["agentId"], "Agent")

@@ -16,7 +16,6 @@ from tether.testing.moderately._util import (
     QueryReader,
     as_list,
     as_obj,
-    like,
     paginate,
     parse_iso,
     public,
@@ -366,45 +365,10 @@ class PipelineRoutes(DatasetRoutes):
         return view
 
     def _create_pipeline(self, ctx: Ctx) -> Reply:
-        self._require_write(ctx)
-        body = BodyReader(ctx.body)
-        team_id = body.text("teamId", required=True, min_len=1)
-        name = body.text("name", required=True, min_len=1, max_len=255)
-        description = body.text("description", nullable=True, max_len=2000)
-        body.check()
-        assert team_id is not None and name is not None
-        self._require_team(ctx, team_id)
-        if self._name_taken("pipelines", team_id, name):
-            raise ApiError(409, f"A pipeline named {name!r} already exists in this team")
-        now = self._now()
-        pipeline = self._insert(
-            "pipelines",
-            {
-                "pipelineId": self._ids.new("pipeline"),
-                "teamId": team_id,
-                "name": name,
-                "description": description,
-                "createdAt": now,
-                "updatedAt": now,
-            },
-        )
-        return Reply(201, self._pipeline_view(pipeline, with_stats=False))
+        return self._create_named(ctx, "pipelines", "A pipeline", self._pipeline_view)
 
     def _list_pipelines(self, ctx: Ctx) -> Reply:
-        q = QueryReader(ctx.query)
-        teams = self._visible_teams(ctx, q.ids("teamIds"))
-        ids = q.ids("pipelineIds")
-        name_like = q.get("nameLike")
-        items = [
-            p
-            for p in self._all("pipelines")
-            if p["teamId"] in teams
-            and (ids is None or p["pipelineId"] in ids)
-            and like(p["name"], name_like)
-        ]
-        page = paginate(items, q, ListSpec(order_by=("name", "createdAt", "updatedAt")))
-        page["items"] = [self._pipeline_view(p, with_stats=True) for p in page["items"]]
-        return Reply(200, page)
+        return self._list_named(ctx, "pipelines", self._pipeline_view)
 
     def _get_pipeline(self, ctx: Ctx) -> Reply:
         pipeline = self._owned(ctx, "pipelines", ctx.params["pipelineId"], "Pipeline")
@@ -412,21 +376,7 @@ class PipelineRoutes(DatasetRoutes):
 
     def _patch_pipeline(self, ctx: Ctx) -> Reply:
         pipeline = self._owned(ctx, "pipelines", ctx.params["pipelineId"], "Pipeline")
-        self._require_write(ctx)
-        body = BodyReader(ctx.body)
-        name = body.text("name", min_len=1, max_len=255)
-        description = body.text("description", nullable=True, max_len=2000)
-        body.check()
-        if name is not None and self._name_taken(
-            "pipelines", pipeline["teamId"], name, exclude=pipeline["pipelineId"]
-        ):
-            raise ApiError(409, f"A pipeline named {name!r} already exists in this team")
-        if name is not None:
-            pipeline["name"] = name
-        if body.has("description"):
-            pipeline["description"] = description
-        pipeline["updatedAt"] = self._now()
-        return Reply(200, self._pipeline_view(pipeline, with_stats=False))
+        return self._patch_named(ctx, "pipelines", pipeline, "A pipeline", self._pipeline_view)
 
     def _delete_pipeline(self, ctx: Ctx) -> Reply:
         pipeline = self._owned(ctx, "pipelines", ctx.params["pipelineId"], "Pipeline")

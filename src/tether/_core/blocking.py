@@ -32,7 +32,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, Generic, ParamSpec, Protocol, Self, TypeVar, cast
 
@@ -410,7 +410,3 @@ class ClientFacade(Facade[A]):
     ) -> None:
         self.close()
 
-
-def run(coro_fn: Callable[..., Coroutine[Any, Any, T]], /, *args: Any, **kwargs: Any) -> T:
-    """Run ``await coro_fn(*args, **kwargs)`` on the shared loop thread and return the result."""
-    return loop_thread().run(coro_fn, *args, **kwargs)

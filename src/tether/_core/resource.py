@@ -253,7 +253,7 @@ def endpoint(
         aliases: parameter name → wire name, where the default naming does not fit.
     """
     method = method.upper()
-    path_params = tuple(_PLACEHOLDER.findall(template))
+    literals, path_params = _compile_template(template)
 
     def decorate(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         signature = inspect.signature(func)
@@ -271,7 +271,6 @@ def endpoint(
             aliases=dict(aliases or {}),
         )
         return_type: list[Any] = []
-        literals, names = _compile_template(template)
         declared = list(signature.parameters.values())
         simple = all(
             p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
@@ -311,7 +310,7 @@ def endpoint(
             if not return_type:
                 return_type.append(typing.get_type_hints(func).get("return", Any))
             url = literals[0]
-            for name, literal in zip(names, literals[1:], strict=True):
+            for name, literal in zip(path_params, literals[1:], strict=True):
                 url += _segment(name, arguments.pop(name)) + literal
             params: dict[str, Any] = {}
             payload: Any = NOT_GIVEN

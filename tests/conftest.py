@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
+from aioresponses import aioresponses
 
 from tether.testing.broker import Broker
 from tether.testing.mosquitto import Mosquitto, mosquitto_path
@@ -58,3 +60,29 @@ def mqtt_broker(request: pytest.FixtureRequest) -> Broker | Mosquitto:
 def unique_topic() -> str:
     """A topic prefix no other test uses (mosquitto is shared and keeps retained messages)."""
     return f"t/{uuid.uuid4().hex[:12]}"
+
+
+class _SentRequest:
+    """What aiohttp 3.14's ClientResponse reads from the writer of a request already sent."""
+
+    output_size = 0
+
+
+@pytest.fixture
+def mock_http(monkeypatch: pytest.MonkeyPatch) -> type[aioresponses]:
+    """aioresponses, made to work with aiohttp >= 3.14 (aioresponses issue #289).
+
+    aiohttp 3.14 made ``stream_writer`` a required argument of ``ClientResponse``; aioresponses
+    0.7.x does not pass it. The response only reads ``output_size`` from it when the request
+    was already sent, which is always the case for a mocked response.
+    """
+    import aiohttp
+    from aioresponses import core
+
+    class CompatResponse(aiohttp.ClientResponse):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("stream_writer", _SentRequest())
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(core, "ClientResponse", CompatResponse)
+    return aioresponses

@@ -69,32 +69,6 @@ def blocking_pio() -> Iterator[tuple[Simulator, Pioreactor]]:
             yield simulator, client
 
 
-class _SentRequest:
-    """What aiohttp 3.14's ClientResponse reads from the writer of a request already sent."""
-
-    output_size = 0
-
-
-@pytest.fixture
-def mock_http(monkeypatch: pytest.MonkeyPatch) -> type[aioresponses]:
-    """aioresponses, made to work with aiohttp >= 3.14 (aioresponses issue #289).
-
-    aiohttp 3.14 made ``stream_writer`` a required argument of ``ClientResponse``; aioresponses
-    0.7.x does not pass it. The response only reads ``output_size`` from it when the request
-    was already sent, which is always the case for a mocked response.
-    """
-    import aiohttp
-    from aioresponses import core
-
-    class CompatResponse(aiohttp.ClientResponse):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.setdefault("stream_writer", _SentRequest())
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(core, "ClientResponse", CompatResponse)
-    return aioresponses
-
-
 async def setup_experiment(client: AsyncPioreactor, name: str = "exp one") -> str:
     await client.experiments.create(name)
     for unit in UNITS:

@@ -409,4 +409,3 @@ class ClientFacade(Facade[A]):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
